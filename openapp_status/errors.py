@@ -26,7 +26,7 @@ translation of urllib3, socket and ssl errors into these classes lives in
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Type
 
 __all__ = [
     "ApiError",
@@ -81,8 +81,8 @@ class OpenAppError(Exception):
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
-def _rebuild(cls: type, state: dict) -> OpenAppError:  # type: ignore[type-arg]
-    error: OpenAppError = cls.__new__(cls)
+def _rebuild(cls: Type[OpenAppError], state: Dict[str, Any]) -> OpenAppError:
+    error = cls.__new__(cls)
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)
     return error
