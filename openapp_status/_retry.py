@@ -242,6 +242,7 @@ def wait_until_up(
     start = clock()
     end = start + timeout
     probes = 0
+    last = False
     while True:
         probes += 1
         try:
@@ -252,7 +253,7 @@ def wait_until_up(
                 _finish(error, None, probes, now - start)
                 raise
             left = end - now
-            if left <= 0:
+            if left <= 0 or last:
                 note = f"backend not up after waiting {timeout:g}s ({probes} probes)"
                 _finish(error, note, probes, now - start)
                 raise
@@ -265,6 +266,7 @@ def wait_until_up(
             if delay >= left:
                 # Keep a moment for one last probe rather than sleep to the end.
                 delay = max(0.0, left - min(left / 2, 0.1))
+                last = True
             sleep(delay)
         else:
             if probes > 1:
