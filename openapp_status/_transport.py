@@ -156,7 +156,7 @@ class Transport:
         headers: Mapping[str, str],
         timeout: Urllib3Timeout,
         watch: _deadline.Watch,
-        limit: str,
+        limit: Optional[float],
     ) -> Answer:
         try:
             if target.proxy is None:
@@ -204,15 +204,15 @@ class Transport:
 
     def _limits(
         self, deadline_at: Optional[float], target: Target
-    ) -> Tuple[Urllib3Timeout, Optional[float], str]:
+    ) -> Tuple[Urllib3Timeout, Optional[float], Optional[float]]:
         """Clamp this attempt's timeouts to what is left of the deadline."""
         now = time.monotonic()
         total = self._total
         expires = None if total is None else now + total
-        limit = f"no complete answer within the {total:g}s timeout"
+        limit = total
         if deadline_at is not None and (expires is None or deadline_at < expires):
             expires = deadline_at
-            limit = "the call's deadline ran out"
+            limit = None
         if expires is None:
             return self._timeout, None, limit
 
@@ -410,12 +410,18 @@ def translate(
     target: Target,
     watch: _deadline.Watch,
     timeout: Urllib3Timeout,
-    limit: str,
+    limit: Optional[float],
 ) -> TransportError:
-    """Turn a urllib3, socket or ssl error into the TransportError it means."""
+    """Turn a urllib3, socket or ssl error into the TransportError it means.
+
+    ``limit`` is the attempt's total timeout when that is what the watchdog
+    enforced, or None when it enforced the call's deadline.
+    """
     url = target.url
     if watch.fired:
-        return Timeout(limit, url=url)
+        if limit is None:
+            return Timeout("the call's deadline ran out", url=url)
+        return Timeout(f"no complete answer within the {limit:g}s timeout", url=url)
     if isinstance(exc, u3.EmptyPoolError):
         return Timeout("no free connection in the pool in time", url=url)
     if isinstance(exc, u3.ProxyError):
@@ -436,16 +442,17 @@ def translate(
     if isinstance(exc, (u3.ReadTimeoutError, socket.timeout)):
         return Timeout(f"read timed out after {timeout.read_timeout:g}s", url=url)
 
-    cause = _root(exc)
+    cause = _first(exc, _MEANINGFUL) or _root(exc)
     if isinstance(cause, http.client.RemoteDisconnected):
         return ProtocolError("server closed the connection without an answer", url=url)
     if isinstance(cause, ConnectionResetError):
         return ProtocolError("connection reset by the server", url=url)
     if isinstance(cause, http.client.IncompleteRead):
-        return ProtocolError(
-            f"answer cut short after {len(cause.partial)} bytes of the body", url=url
-        )
-    if isinstance(cause, (http.client.HTTPException, u3.HTTPError)):
+        # urllib3 keeps a byte count here, http.client the bytes themselves.
+        partial: object = cause.partial
+        got = partial if isinstance(partial, int) else len(cause.partial)
+        return ProtocolError(f"answer cut short after {got} bytes of the body", url=url)
+    if isinstance(cause, http.client.HTTPException):
         return ProtocolError(f"malformed answer: {_reason(cause)}", url=url)
     return ProtocolError(f"connection failed: {_reason(cause)}", url=url)
 
@@ -488,6 +495,18 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         ):
             if isinstance(inner, BaseException):
                 todo.append(inner)
+
+
+#: The errors that say best what went wrong, looked for before the innermost.
+_MEANINGFUL = (
+    ConnectionResetError,
+    http.client.IncompleteRead,
+    http.client.HTTPException,
+)
+
+
+def _first(exc: BaseException, kinds: Tuple[type, ...]) -> Optional[BaseException]:
+    return next((error for error in _chain(exc) if isinstance(error, kinds)), None)
 
 
 def _find(exc: BaseException, kind: type) -> bool:
