@@ -5,7 +5,7 @@ hard deadline, retries that respect the backend, and errors that say whether
 the network or the backend failed. See ``Client`` and ``get_status``.
 """
 
-import logging
+import logging as _logging
 
 __version__ = "0.1.0"
 
@@ -53,4 +53,4 @@ __all__ = [
     "wait_for_backend",
 ]
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())

@@ -8,8 +8,11 @@ both lines.
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import urllib3
 from urllib3 import exceptions as _exc
+from urllib3.util.retry import Retry
 
 URLLIB3_VERSION: str = urllib3.__version__  # type: ignore[attr-defined]
 
@@ -23,8 +26,9 @@ else:  # urllib3 1.26 reports DNS failures as a NewConnectionError
 
 # Both lines accept these keyword arguments on ``urlopen``, but 1.26 does not
 # enforce Content-Length by default: a body cut short would pass as complete.
-URLOPEN_OPTIONS = {
-    "retries": False,
+# A ready Retry object spares urllib3 from building (and logging) one per call.
+URLOPEN_OPTIONS: Dict[str, Any] = {
+    "retries": Retry(total=False, redirect=False),
     "redirect": False,
     "assert_same_host": False,
     "preload_content": False,

@@ -193,13 +193,17 @@ class Transport:
         clean = False
         try:
             body = _read_body(response, self.max_body_size, target.url)
-            clean = True
+            clean = not watch.fired
         except _ERRORS as exc:
             raise translate(exc, target, watch, timeout, limit) from exc
         finally:
             if not clean:
                 response.close()
             response.release_conn()
+        if not clean:
+            # The watchdog cut the answer short, which can look complete to
+            # http.client (a head ended early, a body without a length).
+            raise translate(TimeoutError(), target, watch, timeout, limit)
         return Answer(response.status, response.reason or "", response.headers, body)
 
     def _limits(
@@ -308,8 +312,10 @@ class _WatchedConnection:
             watch.reused = True
             if self._openapp_sock is not None:
                 watch.add(self._openapp_sock)
+        # Counted after sending: sending may connect, which resets the count.
+        result = super().request(method, url, *args, **kwargs)  # type: ignore[misc]
         self._openapp_uses += 1
-        return super().request(method, url, *args, **kwargs)  # type: ignore[misc]
+        return result
 
 
 class _HTTPConnection(_WatchedConnection, HTTPConnection):
