@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import platform
 import random
+import sys
 import time
 from typing import Any, Dict, Optional, Tuple, Union
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -40,7 +40,7 @@ MAX_REDIRECTS = 3
 #: The default cap on a response body, in bytes.
 MAX_BODY_SIZE = 64 * 1024
 
-_PYTHON = "{}.{}".format(*platform.python_version_tuple())
+_PYTHON = "{}.{}".format(*sys.version_info)
 DEFAULT_USER_AGENT = (
     f"openapp-status/{__version__} python/{_PYTHON} urllib3/{URLLIB3_VERSION}"
 )

@@ -7,10 +7,12 @@ turns decoded JSON into a typed value, or says precisely why it cannot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
-from . import _semver
 from .errors import ConfigError, SerializationError
+
+if TYPE_CHECKING:
+    from ._semver import VersionInfo
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,14 @@ class BackendStatus:
         return {"environment": self.environment, "version": self.version}
 
     @property
-    def version_info(self) -> Optional[_semver.VersionInfo]:
+    def version_info(self) -> Optional[VersionInfo]:
         """``(major, minor, patch, prerelease, build)``, or None if not semver.
 
         ``prerelease`` and ``build`` are strings, empty when absent.
         """
-        return _semver.parse_version(self.version)
+        from ._semver import parse_version  # only probes that check versions pay
+
+        return parse_version(self.version)
 
     def satisfies(self, requirement: str) -> bool:
         """Whether ``version`` meets a Cargo requirement such as ``^0.14``.
@@ -64,8 +68,10 @@ class BackendStatus:
         A version that is not semver satisfies no requirement; a malformed
         requirement raises ConfigError.
         """
+        from ._semver import parse_requirement
+
         try:
-            parsed = _semver.parse_requirement(requirement)
+            parsed = parse_requirement(requirement)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         info = self.version_info

@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from email.utils import mktime_tz, parsedate_tz
 from typing import Callable, Optional, TypeVar
 
 from .errors import (
@@ -136,6 +135,8 @@ def parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
         pass
     else:
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    from email.utils import mktime_tz, parsedate_tz  # rare: most servers send seconds
+
     parsed = parsedate_tz(value)
     if parsed is None:
         return None
