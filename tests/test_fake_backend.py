@@ -762,7 +762,8 @@ def test_close_connections_closes_idle_connections_only(
 
 
 def test_https_when_given_a_server_context(tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme")
+    import trustme
+
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(server_context)
