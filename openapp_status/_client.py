@@ -16,6 +16,8 @@ import time
 from typing import Any, Dict, Optional, Tuple, Union
 from urllib.parse import SplitResult, urljoin, urlsplit
 
+from urllib3._collections import HTTPHeaderDict
+
 from . import __version__
 from ._compat import URLLIB3_VERSION
 from ._config import (
@@ -173,7 +175,9 @@ class Client:
         headers = self._headers
         chain = [target.url]
         while True:
-            answer = self._transport.get(target, headers, deadline_at)
+            answer = _without_secret(
+                self._transport.get(target, headers, deadline_at), self._api_key
+            )
             if (
                 answer.status not in REDIRECT_STATUSES
                 or "Location" not in answer.headers
@@ -189,12 +193,19 @@ class Client:
     def _redirect(self, target: Target, answer: Answer, chain: list) -> Target:  # type: ignore[type-arg]
         """Check one redirect hop against our rules and return where it leads."""
         location = answer.headers["Location"]
-        url = urljoin(target.url, location.strip()).partition("#")[0]
-        parts = _http_url(url)
+        parts = _location_url(target.url, location)
         if parts is None:
             raise RedirectError(
                 f"redirect to an invalid location {location!r}", url=target.url
             )
+        if "@" in parts.netloc:
+            # Refused rather than followed, so that the credentials never
+            # reach an error, a log line or the next host.
+            raise RedirectError(
+                "refused redirect to a location with user-info (not shown)",
+                url=target.url,
+            )
+        url = parts.geturl()
 
         trail = " -> ".join([*chain, url])
         if target.scheme == "https" and parts.scheme == "http":
@@ -247,6 +258,38 @@ def _options(options: Dict[str, Any]) -> Dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown client option(s): {', '.join(unknown)}")
     return options
+
+
+def _location_url(base: str, location: str) -> Optional[SplitResult]:
+    """The absolute http(s) URL that a Location header names, if it names one."""
+    if not location.isprintable():
+        return None
+    try:
+        url = urljoin(base, location.strip()).partition("#")[0]
+    except ValueError:
+        return None
+    return _http_url(url)
+
+
+def _without_secret(answer: Answer, secret: Optional[str]) -> Answer:
+    """``answer`` with every echo of the API key in it replaced by ``<hidden>``.
+
+    A backend or proxy that echoes request headers must not make us repeat
+    the key in an error, a log line or a redirect; the key is ASCII (checked
+    when the client is built), so its bytes are its Latin-1 encoding.
+    """
+    if not secret:
+        return answer
+    raw = secret.encode("latin-1")
+    headers = answer.headers
+    if raw not in answer.body and not any(secret in v for v in headers.values()):
+        return answer
+
+    clean = HTTPHeaderDict()
+    for name, value in headers.items():
+        clean.add(name, value.replace(secret, "<hidden>"))
+    body = answer.body.replace(raw, b"<hidden>")
+    return Answer(answer.status, answer.reason, clean, body)
 
 
 def _http_url(url: str) -> Optional[SplitResult]:

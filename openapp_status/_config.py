@@ -22,6 +22,11 @@ def resolve_base_url(base_url: Optional[str], api_key: Optional[str]) -> str:
     """Return the normalised API root: the argument, else the key's, else ours."""
     key_origin = parse_api_key(api_key) if api_key is not None else None
     if base_url is not None:
+        if isinstance(base_url, str) and _is_token(base_url):
+            # Taken as a URL, the key would be in every error and log line.
+            raise ConfigError(
+                "base_url is an OpenApp API key (not shown); pass it as api_key"
+            )
         return normalize_url(base_url, "base_url")
     if key_origin is not None:
         return key_origin + "/api/v1"
@@ -80,16 +85,7 @@ def parse_api_key(api_key: object) -> Optional[str]:
         return None
     if not secret:
         raise ConfigError("api_key is an OpenApp token with an empty secret")
-    parts = urlsplit(origin)
-    bare = (
-        parts.scheme in ("http", "https")
-        and parts.netloc
-        and not parts.path
-        and not parts.query
-        and not parts.fragment
-        and "@" not in parts.netloc
-    )
-    if not bare:
+    if not _is_bare_origin(origin):
         raise ConfigError(
             "api_key is not a valid OpenApp token: its origin must be a bare "
             "http(s)://host[:port] (the key itself is not shown)"
@@ -146,6 +142,27 @@ def _seconds(value: object, option: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{option} must be positive and finite, got {value!r}")
     return float(value)
+
+
+def _is_bare_origin(origin: str) -> bool:
+    """Whether ``origin`` is ``http(s)://host[:port]`` and nothing more."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return bool(
+        parts.scheme in ("http", "https")
+        and parts.netloc
+        and not parts.path
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+    )
+
+
+def _is_token(value: str) -> bool:
+    origin, mark, secret = value.partition(_TOKEN_MARK)
+    return bool(mark and secret and _is_bare_origin(origin))
 
 
 def _shown(value: str) -> str:

@@ -6,7 +6,8 @@ capped body, and the one translation of urllib3, socket and ssl errors into
 our TransportError classes. It makes exactly one request per call, except
 that a pooled keep-alive connection found closed by the server is replaced
 at once. It must not retry, follow redirects or interpret status codes: that
-is ``_client`` and ``_retry``.
+is ``_client`` and ``_retry``. The one status it reads is a proxy's 407,
+which is a proxy failure, not an answer from the backend.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
 _ERRORS = (u3.HTTPError, OSError, http.client.HTTPException)
+# http.client reads a negative chunk size and then fails with a ValueError.
+_BODY_ERRORS = (*_ERRORS, ValueError)
 
 
 class Target:
@@ -194,7 +197,7 @@ class Transport:
         try:
             body = _read_body(response, self.max_body_size, target.url)
             clean = not watch.fired
-        except _ERRORS as exc:
+        except _BODY_ERRORS as exc:
             raise translate(exc, target, watch, timeout, limit) from exc
         finally:
             if not clean:
@@ -204,6 +207,14 @@ class Transport:
             # The watchdog cut the answer short, which can look complete to
             # http.client (a head ended early, a body without a length).
             raise translate(TimeoutError(), target, watch, timeout, limit)
+        if response.status == 407 and target.proxy is not None:
+            # Only a proxy answers 407 (RFC 9110, 15.5.8): through a tunnel,
+            # urllib3 reports it as a ProxyError; here it came as an answer.
+            raise ConnectError(
+                f"proxy {_shown_proxy(target.proxy)} failed: "
+                f"407 {response.reason or 'Proxy Authentication Required'}",
+                url=target.url,
+            )
         return Answer(response.status, response.reason or "", response.headers, body)
 
     def _limits(
@@ -368,7 +379,13 @@ def _pool_options(
 def _read_body(response: Any, cap: int, url: str) -> bytes:
     """Read at most ``cap`` bytes of body, decoded; more is a ProtocolError."""
     length = response.headers.get("Content-Length")
-    if length is not None and length.isdigit() and int(length) > cap:
+    # isdigit() alone accepts Latin-1 digits such as "²", which int() refuses.
+    if (
+        length is not None
+        and length.isascii()
+        and length.isdigit()
+        and int(length) > cap
+    ):
         raise ProtocolError(
             f"answer body of {length} bytes is over the {cap}-byte cap", url=url
         )
@@ -458,29 +475,64 @@ def translate(
         partial: object = cause.partial
         got = partial if isinstance(partial, int) else len(cause.partial)
         return ProtocolError(f"answer cut short after {got} bytes of the body", url=url)
-    if isinstance(cause, http.client.HTTPException):
-        return ProtocolError(f"malformed answer: {_reason(cause)}", url=url)
+    if isinstance(cause, (http.client.HTTPException, u3.InvalidHeader, ValueError)):
+        # Not _reason(): urllib3 1.26 raises these while handling a TypeError
+        # of its own, which would then be the innermost error.
+        detail = str(cause) or type(cause).__name__
+        return ProtocolError(f"malformed answer: {_clip(detail)}", url=url)
     return ProtocolError(f"connection failed: {_reason(cause)}", url=url)
 
 
 def _tls_problem(exc: BaseException) -> Optional[str]:
-    """Describe a certificate or handshake failure in ``exc``, if there is one."""
+    """Describe a certificate or handshake failure in ``exc``, if there is one.
+
+    A certificate failure names the check that failed (host name, trust,
+    validity), since OpenSSL and the two urllib3 lines word them differently.
+    """
     for error in _chain(exc):
         if isinstance(error, ssl.SSLCertVerificationError):
-            detail = error.verify_message or error.reason
-            return f"TLS certificate verification failed: {detail}"
+            # Only OpenSSL sets the verify_* attributes; Python code may not.
+            code = getattr(error, "verify_code", None)
+            detail = getattr(error, "verify_message", None) or error.reason or error
+            check = _CERT_CHECKS.get(code, "certificate rejected")
+            return f"TLS certificate verification failed ({check}): {detail}"
         if type(error).__name__ == "CertificateError":
-            return f"TLS certificate verification failed: {error}"
+            return f"TLS certificate verification failed (hostname mismatch): {error}"
     for error in _chain(exc):
         if isinstance(
             error, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
         ):
             return None
         if isinstance(error, ssl.SSLError):
-            return f"TLS handshake failed: {error.reason or error}"
+            reason = error.reason or str(error)
+            if reason in _NOT_TLS:
+                return (
+                    f"TLS handshake failed: the server did not answer in TLS "
+                    f"({reason}); is it plain http?"
+                )
+            return f"TLS handshake failed: {reason}"
     if isinstance(exc, u3.SSLError):
         return f"TLS handshake failed: {_reason(exc)}"
     return None
+
+
+#: OpenSSL's X509_V_ERR_* codes, grouped by the check that failed.
+_CERT_CHECKS: Dict[Optional[int], str] = {
+    2: "untrusted certificate",  # unable to get issuer certificate
+    9: "certificate not yet valid",
+    10: "expired certificate",
+    18: "untrusted certificate",  # self-signed certificate
+    19: "untrusted certificate",  # self-signed certificate in chain
+    20: "untrusted certificate",  # unable to get local issuer certificate
+    21: "untrusted certificate",  # unable to verify the first certificate
+    62: "hostname mismatch",
+    64: "hostname mismatch",  # IP address mismatch
+}
+
+#: What OpenSSL reports when the first bytes back are not a TLS record.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -534,6 +586,11 @@ def _closed_before_answer(exc: BaseException) -> bool:
     )
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    # A status line may be up to 64 KiB long; a message must stay readable.
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _reason(exc: BaseException) -> str:
     """A short reason without object reprs: the OS's words when it has them."""
     root = _root(exc)
@@ -546,11 +603,24 @@ def _reason(exc: BaseException) -> str:
 
 
 def _is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback, judged without DNS."""
     host = host.lower().strip("[]")
-    if host == "localhost" or host.endswith(".localhost") or host == "::1":
+    if host == "localhost" or host.endswith(".localhost"):
         return True
-    parts = host.split(".")
-    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+    if ":" in host:
+        import ipaddress
+
+        try:
+            address = ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            return False
+        return (address.ipv4_mapped or address).is_loopback
+    try:
+        # inet_aton reads every IPv4 spelling that the resolver connects to,
+        # such as 127.1 and 2130706433, not just the dotted quad.
+        return socket.inet_aton(host)[0] == 127
+    except (OSError, ValueError):
+        return False
 
 
 def _env_proxies() -> Optional[Dict[str, str]]:
