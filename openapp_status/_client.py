@@ -182,7 +182,7 @@ class Client:
                 answer.status not in REDIRECT_STATUSES
                 or "Location" not in answer.headers
             ):
-                return to_status(answer, target.url, self._api_key)
+                return to_status(answer, target.url)
             target = self._redirect(target, answer, chain)
             headers = (
                 self._headers
@@ -282,7 +282,13 @@ def _without_secret(answer: Answer, secret: Optional[str]) -> Answer:
         return answer
     raw = secret.encode("latin-1")
     headers = answer.headers
-    if raw not in answer.body and not any(secret in v for v in headers.values()):
+    # Only an error or a redirect lets its headers reach a message, a log
+    # line or the next hop: a healthy answer needs no scan of them.
+    echoed = raw in answer.body or (
+        not 200 <= answer.status < 300
+        and any(secret in value for value in headers.values())
+    )
+    if not echoed:
         return answer
 
     clean = HTTPHeaderDict()

@@ -44,7 +44,10 @@ class Watch:
 
 class _Watchdog:
     def __init__(self) -> None:
-        self.lock = threading.Condition(threading.Lock())
+        # Calls take the plain lock; only the watchdog thread waits on the
+        # condition, which is cheaper than entering a Condition on every call.
+        self.lock = threading.Lock()
+        self.wakeup = threading.Condition(self.lock)
         self.watches: Dict[int, Watch] = {}
         self.wake_at: Optional[float] = None
         self.thread: Optional[threading.Thread] = None
@@ -61,15 +64,14 @@ class _Watchdog:
                 self.thread.start()
             if self.wake_at is None or expires < self.wake_at:
                 self.wake_at = expires
-                self.lock.notify()
+                self.wakeup.notify()
 
     def remove(self, watch: Watch) -> None:
         with self.lock:
             self.watches.pop(id(watch), None)
 
     def _run(self) -> None:
-        lock = self.lock
-        with lock:
+        with self.lock:
             while True:
                 now = time.monotonic()
                 due = [w for w in self.watches.values() if w.expires <= now]  # type: ignore[operator]
@@ -81,7 +83,7 @@ class _Watchdog:
                 pending = [w.expires for w in self.watches.values()]
                 self.wake_at = min(pending) if pending else None  # type: ignore[type-var]
                 timeout = None if self.wake_at is None else self.wake_at - now
-                lock.wait(timeout)
+                self.wakeup.wait(timeout)
 
 
 _watchdog = _Watchdog()

@@ -29,7 +29,7 @@ BODY_SNIPPET = 2048
 _GATEWAY_STATUSES = (502, 503, 504)
 
 
-def to_status(answer: Answer, url: str, secret: Optional[str]) -> BackendStatus:
+def to_status(answer: Answer, url: str) -> BackendStatus:
     """Return the BackendStatus in a 2xx answer, or raise what the answer means."""
     if 200 <= answer.status < 300:
         try:
@@ -37,17 +37,17 @@ def to_status(answer: Answer, url: str, secret: Optional[str]) -> BackendStatus:
         except SerializationError as error:
             error.url = url
             error.status = answer.status
-            error.body = _snippet(answer.body, secret)
+            error.body = _snippet(answer.body)
             error.request_id = answer.headers.get("X-Request-Id")
             raise
-    raise http_error(answer, url, secret)
+    raise http_error(answer, url)
 
 
-def http_error(answer: Answer, url: str, secret: Optional[str]) -> OpenAppError:
+def http_error(answer: Answer, url: str) -> OpenAppError:
     """Build the error for a non-2xx answer, with everything it told us."""
     status = answer.status
     headers = answer.headers
-    body = _snippet(answer.body, secret)
+    body = _snippet(answer.body)
     request_id = headers.get("X-Request-Id")
     retry_after = parse_retry_after(headers.get("Retry-After"), time.time())
     try:
@@ -69,7 +69,7 @@ def http_error(answer: Answer, url: str, secret: Optional[str]) -> OpenAppError:
     envelope = _envelope(data)
     message = f"HTTP {status} {answer.reason}".rstrip()
     if envelope is not None:
-        message += f": {_redact(envelope['message'], secret)}"
+        message += f": {envelope['message']}"
         if envelope.get("code") is not None:
             message += f" (code {envelope['code']})"
     if request_id:
@@ -120,15 +120,8 @@ def _envelope(data: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _snippet(body: bytes, secret: Optional[str]) -> str:
+def _snippet(body: bytes) -> str:
     text = body[: BODY_SNIPPET * 4].decode("utf-8", "replace")
     if len(text) > BODY_SNIPPET:
         text = text[:BODY_SNIPPET] + "..."
-    return _redact(text, secret)
-
-
-def _redact(text: str, secret: Optional[str]) -> str:
-    # A backend that echoes the key in an error must not leak it through us.
-    if secret and secret in text:
-        return text.replace(secret, "<hidden>")
     return text

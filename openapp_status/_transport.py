@@ -380,24 +380,23 @@ def _read_body(response: Any, cap: int, url: str) -> bytes:
     """Read at most ``cap`` bytes of body, decoded; more is a ProtocolError."""
     length = response.headers.get("Content-Length")
     # isdigit() alone accepts Latin-1 digits such as "²", which int() refuses.
-    if (
-        length is not None
-        and length.isascii()
-        and length.isdigit()
-        and int(length) > cap
-    ):
-        raise ProtocolError(
-            f"answer body of {length} bytes is over the {cap}-byte cap", url=url
-        )
-
-    body = b""
-    while True:
-        chunk = response.read(cap + 1 - len(body), decode_content=False)
-        if not chunk:
-            break
-        body += chunk
-        if len(body) > cap:
-            raise ProtocolError(f"answer body is over the {cap}-byte cap", url=url)
+    if length is not None and length.isascii() and length.isdigit():
+        if int(length) > cap:
+            raise ProtocolError(
+                f"answer body of {length} bytes is over the {cap}-byte cap", url=url
+            )
+        # A known length within the cap: one read, and a body cut short
+        # raises, since Content-Length is enforced.
+        body: bytes = response.read(decode_content=False)
+    else:
+        body = b""
+        while True:
+            chunk = response.read(cap + 1 - len(body), decode_content=False)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > cap:
+                raise ProtocolError(f"answer body is over the {cap}-byte cap", url=url)
 
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
