@@ -545,11 +545,10 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(error))
         yield error
         todo.extend(arg for arg in error.args if isinstance(arg, BaseException))
-        for inner in (
-            error.__cause__,
-            error.__context__,
-            getattr(error, "reason", None),
-        ):
+        # A suppressed context is an implementation detail of the raiser
+        # (urllib3 1.26 retries getresponse() after a TypeError, for one).
+        context = None if error.__suppress_context__ else error.__context__
+        for inner in (error.__cause__, context, getattr(error, "reason", None)):
             if isinstance(inner, BaseException):
                 todo.append(inner)
 
@@ -579,10 +578,8 @@ def _root(exc: BaseException) -> BaseException:
 
 
 def _closed_before_answer(exc: BaseException) -> bool:
-    cause = _root(exc)
-    return isinstance(
-        cause, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
-    )
+    closed = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+    return _first(exc, closed) is not None
 
 
 def _clip(text: str, limit: int = 200) -> str:
