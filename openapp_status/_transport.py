@@ -269,10 +269,11 @@ class Transport:
 
     def _after_fork(self) -> None:
         # The parent's sockets stay open in the child, but belong to the
-        # parent's conversations: the child must never send on them.
-        with self._lock:
-            if self._pid != os.getpid():
-                self._start_pools()
+        # parent's conversations: the child must never send on them. The
+        # lock is replaced, not taken: another thread of the parent may have
+        # held it at the fork, and that thread does not exist here.
+        self._lock = threading.Lock()
+        self._start_pools()
 
     def _pool(self, target: Target) -> Tuple[Any, Any]:
         # Cached on the target with the manager it came from, so that a new

@@ -28,7 +28,6 @@ from openapp_status import (
 )
 from openapp_status.testing import FakeBackend, Reply
 
-
 KEY_SECRET = "k3y-Secret-Value"
 FAMILIES = (ConfigError, TransportError, HttpError, SerializationError)
 
@@ -41,9 +40,9 @@ def fail(backend: FakeBackend, *replies: Reply, **options: object) -> OpenAppErr
     """Plan ``replies`` and return the error a single-attempt call raises."""
     backend.enqueue(*replies)
     options.setdefault("retry", RetryPolicy.none())
-    with Client(backend.url, **options) as client:  # type: ignore[arg-type]
-        with pytest.raises(OpenAppError) as info:
-            client.status.get()
+    client = Client(backend.url, **options)  # type: ignore[arg-type]
+    with client, pytest.raises(OpenAppError) as info:
+        client.status.get()
     error = info.value
     assert sum(isinstance(error, family) for family in FAMILIES) == 1
     assert "\n" not in str(error)
@@ -302,7 +301,7 @@ def test_one_client_shared_by_16_threads(backend: FakeBackend) -> None:
         try:
             for _ in range(100):
                 assert client.status.get().version == "0.14.2"
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(16)]
