@@ -100,13 +100,13 @@ def _json(body: bytes) -> Any:
         raise SerializationError("answer body is empty")
     try:
         text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SerializationError("answer body is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise SerializationError("answer body is not UTF-8 text") from exc
     try:
         return json.loads(text)
-    except ValueError:
+    except ValueError as exc:
         start = text.lstrip()[:40]
-        raise SerializationError(f"answer body is not JSON: {start!r}") from None
+        raise SerializationError(f"answer body is not JSON: {start!r}") from exc
 
 
 def _envelope(data: Any) -> Optional[Dict[str, Any]]:

@@ -116,23 +116,23 @@ class RedirectError(TransportError):
     """Raised when a redirect is refused: a loop, a fourth hop, or https to http."""
 
 
-class _ResponseDetails:
-    """The parts of an HTTP answer kept on errors raised for one."""
+class _ResponseDetails(OpenAppError):
+    """The parts of an HTTP answer kept on the errors raised for one."""
 
-    status: int
-    headers: Mapping[str, str]
-    body: str
-    request_id: Optional[str]
-    retry_after: Optional[float]
-
-    def _set_response(
+    def __init__(
         self,
+        message: str,
+        *,
         status: int,
         headers: Mapping[str, str],
-        body: str,
-        request_id: Optional[str],
-        retry_after: Optional[float],
+        body: str = "",
+        request_id: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        url: Optional[str] = None,
+        attempts: int = 0,
+        elapsed: float = 0.0,
     ) -> None:
+        super().__init__(message, url=url, attempts=attempts, elapsed=elapsed)
         self.status = status
         self.headers = headers
         self.body = body
@@ -147,24 +147,8 @@ class GatewayError(_ResponseDetails, TransportError):
     backend, not from the backend itself, so it counts as a transport failure.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        headers: Mapping[str, str],
-        body: str = "",
-        request_id: Optional[str] = None,
-        retry_after: Optional[float] = None,
-        url: Optional[str] = None,
-        attempts: int = 0,
-        elapsed: float = 0.0,
-    ) -> None:
-        super().__init__(message, url=url, attempts=attempts, elapsed=elapsed)
-        self._set_response(status, headers, body, request_id, retry_after)
 
-
-class HttpError(_ResponseDetails, OpenAppError):
+class HttpError(_ResponseDetails):
     """Raised when the backend answered with a status outside 2xx.
 
     ``code``, ``details`` and ``correlation_id`` come from the backend's
@@ -175,20 +159,12 @@ class HttpError(_ResponseDetails, OpenAppError):
         self,
         message: str,
         *,
-        status: int,
-        headers: Mapping[str, str],
-        body: str = "",
-        request_id: Optional[str] = None,
-        retry_after: Optional[float] = None,
         code: Optional[str] = None,
         details: Any = None,
         correlation_id: Optional[str] = None,
-        url: Optional[str] = None,
-        attempts: int = 0,
-        elapsed: float = 0.0,
+        **response: Any,
     ) -> None:
-        super().__init__(message, url=url, attempts=attempts, elapsed=elapsed)
-        self._set_response(status, headers, body, request_id, retry_after)
+        super().__init__(message, **response)
         self.code = code
         self.details = details
         self.correlation_id = correlation_id
