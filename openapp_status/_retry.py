@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
+import weakref
 from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from typing import Callable, MutableSet, Optional, TypeVar
 
 from .errors import (
     ConfigError,
@@ -161,6 +163,7 @@ class RetryBudget:
         self.capacity = capacity
         self._tokens = float(capacity or 0)
         self._lock = threading.Lock()
+        _budgets.add(self)
 
     def record_success(self) -> None:
         if self.capacity is not None and self._tokens < self.capacity:
@@ -175,6 +178,19 @@ class RetryBudget:
     def allows_retry(self) -> bool:
         return self.capacity is None or self._tokens > self.capacity / 2
 
+
+#: Every live budget, so that a forked child can replace their locks: a
+#: thread of the parent may have held one at the fork.
+_budgets: MutableSet[RetryBudget] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for budget in list(_budgets):
+        budget._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 Attempt = Callable[[Optional[float]], T]
 
