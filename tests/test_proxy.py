@@ -147,18 +147,6 @@ def remote(machine: Tuple[str, str]) -> Iterator[FakeBackend]:
         yield backend
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def remote_tls(machine: Tuple[str, str], ca: trustme.CA) -> Iterator[FakeBackend]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
