@@ -13,7 +13,7 @@ import math
 import random
 import sys
 import time
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from urllib3._collections import HTTPHeaderDict
@@ -174,9 +174,11 @@ class Client:
         target = self._target
         headers = self._headers
         chain = [target.url]
+        started = time.monotonic()
         while True:
             answer = _without_secret(
-                self._transport.get(target, headers, deadline_at), self._api_key
+                self._transport.get(target, headers, deadline_at, started),
+                self._api_key,
             )
             if (
                 answer.status not in REDIRECT_STATUSES
@@ -190,7 +192,7 @@ class Client:
                 else self._anonymous_headers
             )
 
-    def _redirect(self, target: Target, answer: Answer, chain: list) -> Target:  # type: ignore[type-arg]
+    def _redirect(self, target: Target, answer: Answer, chain: List[str]) -> Target:
         """Check one redirect hop against our rules and return where it leads."""
         location = answer.headers["Location"]
         parts = _location_url(target.url, location)

@@ -110,12 +110,20 @@ class Transport:
         return Target(url, self._proxy_for(url))
 
     def get(
-        self, target: Target, headers: Mapping[str, str], deadline_at: Optional[float]
+        self,
+        target: Target,
+        headers: Mapping[str, str],
+        deadline_at: Optional[float],
+        attempt_started: Optional[float] = None,
     ) -> Answer:
-        """Send one GET and read the whole answer, within the time allowed."""
+        """Send one GET and read the whole answer, within the time allowed.
+
+        The total timeout counts from ``attempt_started`` (a monotonic time)
+        when given, so that the redirect hops of one attempt share it.
+        """
         if self._pid != os.getpid():
             self._after_fork()
-        timeout, expires, limit = self._limits(deadline_at, target)
+        timeout, expires, limit = self._limits(deadline_at, attempt_started, target)
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.monotonic() if debug else 0.0
 
@@ -218,12 +226,16 @@ class Transport:
         return Answer(response.status, response.reason or "", response.headers, body)
 
     def _limits(
-        self, deadline_at: Optional[float], target: Target
+        self,
+        deadline_at: Optional[float],
+        attempt_started: Optional[float],
+        target: Target,
     ) -> Tuple[Urllib3Timeout, Optional[float], Optional[float]]:
         """Clamp this attempt's timeouts to what is left of the deadline."""
         now = time.monotonic()
         total = self._total
-        expires = None if total is None else now + total
+        started = now if attempt_started is None else attempt_started
+        expires = None if total is None else started + total
         limit = total
         if deadline_at is not None and (expires is None or deadline_at < expires):
             expires = deadline_at

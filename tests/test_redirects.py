@@ -49,18 +49,6 @@ def other() -> Iterator[FakeBackend]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def tls_backend(ca: trustme.CA) -> Iterator[FakeBackend]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -348,3 +336,19 @@ def test_every_hop_counts_against_the_deadline(backend: FakeBackend) -> None:
     assert elapsed < 1.0 + 1.5
     assert len(backend.requests) >= 2  # it timed out after following a hop
     assert info.value.url == backend.origin + backend.requests[-1].path
+
+
+def test_the_attempt_timeout_spans_every_hop(backend: FakeBackend) -> None:
+    """``timeout`` bounds one attempt, its redirect hops included."""
+    backend.enqueue(
+        Reply.delay(0.5, then=Reply.redirect("/api/v1/a")),
+        Reply.delay(0.5),
+    )
+    client = Client(backend.url, timeout=0.8, retry=RetryPolicy(max_retries=0))
+
+    started = time.monotonic()
+    with pytest.raises(Timeout, match=r"0\.8s timeout"):
+        client.status.get()
+
+    assert time.monotonic() - started < 0.8 + 0.5
+    assert len(backend.requests) == 2
