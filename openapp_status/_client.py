@@ -16,10 +16,8 @@ import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from urllib3._collections import HTTPHeaderDict
-
 from . import __version__
-from ._compat import URLLIB3_VERSION
+from ._compat import URLLIB3_VERSION, HTTPHeaderDict
 from ._config import (
     check_bool,
     check_header_value,

@@ -12,6 +12,7 @@ from typing import Any, Dict
 
 import urllib3
 from urllib3 import exceptions as _exc
+from urllib3._collections import HTTPHeaderDict as HTTPHeaderDict  # same on both
 from urllib3.util.retry import Retry
 
 URLLIB3_VERSION: str = urllib3.__version__  # type: ignore[attr-defined]
